@@ -1,0 +1,1 @@
+"""Helper modules of the MNIST workbook, one per topic, used by the notebooks."""
