@@ -10,6 +10,7 @@ import dataclasses
 import gzip
 import hashlib
 import logging
+import math
 import os
 import struct
 import tempfile
@@ -146,7 +147,7 @@ def parse_idx(content, source="<bytes>"):
         )
     shape = struct.unpack(f">{ndim}I", content[4:header_size])
     dtype = IDX_DTYPES[code]
-    expected = int(np.prod(shape, dtype=np.uint64)) * dtype.itemsize
+    expected = math.prod(shape) * dtype.itemsize
     payload = len(content) - header_size
     if payload != expected:
         problem = "truncated" if payload < expected else "longer than its header says"
@@ -180,6 +181,13 @@ def idx_bytes(array):
     return header + array.astype(IDX_DTYPES[code], copy=False).tobytes()
 
 
+def _new_file_mode():
+    """Return the mode open() gives a new file: 0o666 less the process umask."""
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
 def write_atomically(path, content):
     """Write bytes to path through a temporary file and a rename."""
     path = Path(path)
@@ -187,6 +195,9 @@ def write_atomically(path, content):
     handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
     try:
         with os.fdopen(handle, "wb") as file:
+            # mkstemp makes the file private (0600): others sharing the folder
+            # could not read it, so give it the mode a plain open() would
+            os.chmod(temporary, _new_file_mode())
             file.write(content)
             file.flush()
             os.fsync(file.fileno())
@@ -256,7 +267,9 @@ def load_mnist(data_dir=None):
     contents = _obtain_missing(_cached_contents(data_dir), data_dir, mirrors=None)
     return Mnist(
         **{
-            spec.field: parse_idx(contents[spec.field], source=str(data_dir / spec.name))
+            spec.field: parse_idx(
+                contents[spec.field], source=str(data_dir / spec.name)
+            )
             for spec in MNIST_FILES
         }
     )

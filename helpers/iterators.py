@@ -13,8 +13,12 @@ def to_nchw(images):
     """Turn (N, 28, 28) uint8 images into (N, 1, 28, 28) float32 in 0-1."""
     images = np.asarray(images)
     if images.ndim != 3:
-        raise ValueError(f"expected images of shape (N, height, width), got {images.shape}")
-    return images.reshape(images.shape[0], 1, *images.shape[1:]).astype(np.float32) / 255
+        raise ValueError(
+            f"expected images of shape (N, height, width), got {images.shape}"
+        )
+    return (
+        images.reshape(images.shape[0], 1, *images.shape[1:]).astype(np.float32) / 255
+    )
 
 
 def make_iterator(images, labels, batch_size=BATCH_SIZE, shuffle=False):

@@ -143,9 +143,14 @@ def fetch_with_retries(url, description, tries=TRIES_PER_MIRROR, pause=0.5):
             time.sleep(pause * 2 ** (attempt - 1))
 
 
+def file_url(spec, mirror):
+    """Return the URL of spec's gzipped file on a mirror."""
+    return mirror.rstrip("/") + "/" + spec.gzip_name
+
+
 def download_verified(spec, mirror, tries=TRIES_PER_MIRROR, pause=0.5):
     """Download one gzipped MNIST file from a mirror; return verified raw bytes."""
-    url = mirror.rstrip("/") + "/" + spec.gzip_name
+    url = file_url(spec, mirror)
     compressed = fetch_with_retries(url, spec.gzip_name, tries=tries, pause=pause)
     verify_md5(compressed, spec.gzip_md5, url)
     content = gzip.decompress(compressed)
@@ -159,7 +164,7 @@ def from_mirrors(spec, data_dir, mirrors, failures, **retry_options):
         try:
             content = download_verified(spec, mirror, **retry_options)
         except (requests.RequestException, ChecksumError, OSError) as error:
-            failures.append(f"{mirror}{spec.gzip_name}: {error}")
+            failures.append(f"{file_url(spec, mirror)}: {error}")
             continue
         write_atomically(data_dir / spec.name, content)
         return content
