@@ -38,7 +38,7 @@ tracemalloc.start()
 mnist = load_mnist(sys.argv[1])
 _, peak = tracemalloc.get_traced_memory()
 resident_after = peak_resident_bytes()
-growth = resident_before and resident_after - resident_before
+growth = None if resident_before is None else resident_after - resident_before
 print(json.dumps({"peak": peak, "rss_growth": growth}))
 """
 
@@ -90,8 +90,13 @@ def array_bytes(mnist):
     return sum(getattr(mnist, spec.field).nbytes for spec in MNIST_FILES)
 
 
-def verdict(value, target):
-    return "meets target" if value <= target else "MISSES target"
+def verdict(value, target, unit):
+    status = "meets" if value <= target else "MISSES"
+    return f"target <= {target}{unit}: {status} it"
+
+
+def row(label, figure, note=""):
+    print(f"{label:<50}{figure:>10}   {note}")
 
 
 def measure(runs):
@@ -111,39 +116,43 @@ def measure(runs):
 
 def report(figures, runs):
     """Print the figures beside their targets and references."""
-    arrays = figures["array_bytes"]
-    cold, warm = figures["cold"], figures["warm"]
-    peak_ratio = figures["peak"] / arrays
-    print(f"MNIST loading: medians of {runs} runs; the four arrays hold")
-    print(f"{arrays / MEGABYTE:.1f} MB\n")
+    arrays, cold, warm = figures["array_bytes"], figures["cold"], figures["warm"]
     print(
-        f"cold preparation (offline copy -> verified files): {cold:6.2f} s   "
-        f"target <= {COLD_PREPARATION_TARGET_SECONDS} s: "
-        f"{verdict(cold, COLD_PREPARATION_TARGET_SECONDS)}"
+        f"MNIST loading, medians of {runs} runs ({arrays / MEGABYTE:.1f} MB of arrays)"
     )
-    print(
-        f"warm load_mnist:                                   {warm:6.3f} s   "
-        f"target <= {WARM_LOAD_TARGET_SECONDS} s: "
-        f"{verdict(warm, WARM_LOAD_TARGET_SECONDS)}"
+    row(
+        "cold preparation (offline copy -> verified files)",
+        f"{cold:.2f} s",
+        verdict(cold, COLD_PREPARATION_TARGET_SECONDS, " s"),
+    )
+    row(
+        "warm load_mnist",
+        f"{warm:.3f} s",
+        verdict(warm, WARM_LOAD_TARGET_SECONDS, " s"),
     )
     for name, key in [("np.fromfile", "read"), ("np.fromfile + md5", "read_and_hash")]:
-        print(
-            f"  reference, {name} of the same bytes: {figures[key]:6.3f} s   "
-            f"warm load takes {warm / figures[key]:.1f}x as long"
+        reference = figures[key]
+        row(
+            f"  reference: {name} of the same bytes",
+            f"{reference:.3f} s",
+            f"warm load takes {warm / reference:.1f}x as long",
         )
-    print(
-        f"peak memory of a warm load (tracemalloc): {figures['peak'] / MEGABYTE:6.1f} MB"
-        f" = {peak_ratio:.2f}x the arrays   target <= {PEAK_MEMORY_TARGET_RATIO}x: "
-        f"{verdict(peak_ratio, PEAK_MEMORY_TARGET_RATIO)}"
+    peak_ratio = figures["peak"] / arrays
+    row(
+        "peak memory of a warm load (tracemalloc)",
+        f"{figures['peak'] / MEGABYTE:.1f} MB",
+        f"{peak_ratio:.2f}x the arrays, "
+        + verdict(peak_ratio, PEAK_MEMORY_TARGET_RATIO, "x"),
     )
     growth = figures["rss_growth"]
     if growth is None:
-        print("  peak resident memory growth: not measured (needs /proc)")
-        return
-    print(
-        f"  peak resident memory growth of the same load: {growth / MEGABYTE:6.1f} MB"
-        f" = {growth / arrays:.2f}x the arrays"
-    )
+        row("  peak resident size growth", "-", "not measured (needs /proc)")
+    else:
+        row(
+            "  peak resident size growth (VmHWM)",
+            f"{growth / MEGABYTE:.1f} MB",
+            f"{growth / arrays:.2f}x the arrays",
+        )
 
 
 def main():

@@ -132,3 +132,9 @@ def load_classifier(name, models_dir=MODELS_DIR):
     symbol = mx.sym.load(str(symbol_path))
     arg_params, aux_params = load_params(params_path)
     return Classifier(symbol, arg_params, aux_params, name=name)
+
+
+def classifier_from_module(module, name="network"):
+    """Wrap a trained Module (from helpers.training.fit) as a Classifier."""
+    arg_params, aux_params = module.get_params()
+    return Classifier(module.symbol, arg_params, aux_params, name=name)

@@ -14,6 +14,7 @@ import os
 import pickle
 import time
 import zlib
+from pathlib import Path
 
 import numpy as np
 import requests
@@ -131,13 +132,19 @@ def fetch(url, description):
     return buffer.getvalue()
 
 
+def _is_refusal(error):
+    """True for an HTTP 4xx answer: asking the same mirror again won't help."""
+    response = getattr(error, "response", None)
+    return response is not None and 400 <= response.status_code < 500
+
+
 def fetch_with_retries(url, description, tries=TRIES_PER_MIRROR, pause=0.5):
     """Download url, trying again after network errors; return the bytes."""
     for attempt in range(1, tries + 1):
         try:
             return fetch(url, description)
         except requests.RequestException as error:
-            if attempt == tries:
+            if attempt == tries or _is_refusal(error):
                 raise
             log.info("retrying %s after %s", url, error)
             time.sleep(pause * 2 ** (attempt - 1))
@@ -190,6 +197,7 @@ def manual_instructions(specs, data_dir):
 
 def obtain(specs, data_dir, mirrors=None, use_offline_copy=True, **retry_options):
     """Put the verified files in specs into data_dir; return their bytes."""
+    data_dir = Path(data_dir)
     data_dir.mkdir(parents=True, exist_ok=True)
     failures = []
     if use_offline_copy:

@@ -5,6 +5,7 @@
 """
 
 import argparse
+import re
 import time
 from pathlib import Path
 
@@ -18,6 +19,8 @@ NOTEBOOKS_DIR = REPOSITORY_ROOT / "notebooks"
 BUILD_DIR = REPOSITORY_ROOT / "build"
 SUMMARY_TAG = "summary"
 CELL_TIMEOUT_SECONDS = 1800
+WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
+PROGRESS_PATTERN = re.compile(r"\d+%\|")
 
 
 def notebook_paths(notebooks_dir=NOTEBOOKS_DIR, names=()):
@@ -52,8 +55,23 @@ def summary_of(notebook):
     return "\n".join(lines)
 
 
+def is_progress_bar(output):
+    """True for a tqdm progress-bar widget, which means nothing once stored."""
+    data = output.get("data", {})
+    return WIDGET_VIEW in data and PROGRESS_PATTERN.search(data.get("text/plain", ""))
+
+
+def drop_progress_bars(notebook):
+    """Remove stored progress-bar widgets; the per-epoch lines stay."""
+    for cell in notebook.cells:
+        if "outputs" in cell:
+            cell.outputs = [out for out in cell.outputs if not is_progress_bar(out)]
+    return notebook
+
+
 def save(notebook, path, html_dir=None):
     """Write the executed notebook to path, and an HTML copy into html_dir."""
+    drop_progress_bars(notebook)
     write_atomically(path, nbformat.writes(notebook).encode())
     if html_dir is not None:
         body, _ = HTMLExporter().from_notebook_node(notebook)

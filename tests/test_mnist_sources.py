@@ -8,9 +8,11 @@ import io
 import logging
 import os
 import pickle
+from pathlib import Path
 
 import numpy as np
 import pytest
+import requests
 
 from helpers import mnist_sources
 from helpers.data import (
@@ -175,7 +177,7 @@ def test_download_retries_a_body_cut_short(start_mirror, tiny_files):
 
 def test_download_gives_up_on_a_mirror_after_its_tries(start_mirror, tiny_files):
     mirror, tiny = start_mirror(), tiny_files[0]
-    with pytest.raises(mnist_sources.requests.HTTPError):
+    with pytest.raises(requests.HTTPError):
         download_verified(tiny.spec, mirror.url, tries=2, pause=0)
     assert mirror.requests_for(tiny.spec.gzip_name) == 2
 
@@ -251,7 +253,7 @@ def test_files_are_placed_whole_by_a_rename(
     def record_replace(source, destination):
         renames.append((os.path.dirname(source), os.path.basename(destination)))
         assert not os.path.exists(destination)
-        assert md5_of(open(source, "rb").read()) in {t.spec.md5 for t in tiny_files}
+        assert md5_of(Path(source).read_bytes()) in {t.spec.md5 for t in tiny_files}
         real_replace(source, destination)
 
     monkeypatch.setattr(os, "replace", record_replace)
