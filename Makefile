@@ -42,9 +42,7 @@ $(STAMP): requirements.txt pyproject.toml | check-python
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.txt
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps -e .
-	@$(BIN)/python -c 'import sysconfig, pathlib; \
-	  pathlib.Path(sysconfig.get_paths()["purelib"], "mnist_workbook_compat.pth").write_text( \
-	  "import helpers.compat; helpers.compat.install()\n")'
+	$(BIN)/python -m helpers.environment
 	$(BIN)/python -c 'import mxnet; print("MXNet", mxnet.__version__, "imports cleanly")'
 	@touch $@
 

@@ -21,7 +21,6 @@ import requests
 from tqdm.auto import tqdm
 
 from helpers.data import (
-    MNIST_FILES,
     ChecksumError,
     DataUnavailableError,
     idx_bytes,

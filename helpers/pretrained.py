@@ -11,13 +11,19 @@ from pathlib import Path
 from helpers.classify import MANIFEST_NAME, load_classifier, sha256_of
 from helpers.data import load_mnist, write_atomically
 from helpers.iterators import mnist_iterators
-from helpers.training import MODELS_DIR, Recipe, checkpoint_paths, fit
+from helpers.training import MODELS_DIR, History, Recipe, checkpoint_paths, fit
 
 # The recipes behind the committed checkpoints and the notebooks' runs.
 RECIPES = {
     "mlp": Recipe(num_epochs=10, learning_rate=0.1, weight_decay=5e-4),
     "lenet": Recipe(num_epochs=10, learning_rate=0.05, weight_decay=5e-4),
 }
+
+
+def load_history(name, models_dir=MODELS_DIR):
+    """Return the training history stored beside the pretrained network name."""
+    path = checkpoint_paths(Path(models_dir) / name, 0)["history"]
+    return History.from_json(path.read_text())
 
 
 def _update_manifest(models_dir, name, entry):

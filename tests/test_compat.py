@@ -4,14 +4,13 @@ import json
 import os
 import subprocess
 import sys
-import sysconfig
-from pathlib import Path
 
 import numpy
 import pytest
 
 from helpers import compat
 from helpers.compat import UnsupportedPythonError, check_python
+from helpers.environment import STARTUP_HOOK_LINE, startup_hook_path
 
 BANNER = "Subgraph backend MKLDNN is activated"
 
@@ -53,9 +52,10 @@ def run_child(**environment):
 
 
 def test_environment_runs_install_at_start_up():
-    path = Path(sysconfig.get_paths()["purelib"], "mnist_workbook_compat.pth")
+    path = startup_hook_path()
     assert path.is_file(), f"{path} is missing: run `make setup`"
-    assert "helpers.compat.install()" in path.read_text()
+    assert path.read_text() == STARTUP_HOOK_LINE
+    assert "helpers.compat.install()" in STARTUP_HOOK_LINE
 
 
 def test_child_process_imports_mxnet_cleanly():
