@@ -8,6 +8,7 @@ a shift of the digit, never a crop of it.
 import numpy as np
 
 from helpers.compat import import_mxnet
+from helpers.iterators import make_iterator
 
 mx = import_mxnet()
 
@@ -57,3 +58,12 @@ class ShiftingIter(mx.io.DataIter):
         return mx.io.DataBatch(
             data=[mx.nd.array(data)], label=[mx.nd.array(self.labels[chosen])], pad=0
         )
+
+
+def training_iterator(images, labels, recipe):
+    """The training batches a Recipe asks for: shifted when recipe.max_shift > 0."""
+    if recipe.max_shift:
+        return ShiftingIter(
+            images, labels, recipe.batch_size, recipe.max_shift, seed=recipe.seed
+        )
+    return make_iterator(images, labels, recipe.batch_size, shuffle=True)

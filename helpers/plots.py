@@ -1,45 +1,45 @@
 """Figures the notebooks show: digits, class counts, learning curves, galleries.
 
-Each function draws one figure and returns it; nothing changes matplotlib's
-global settings.
+Each function returns a new figure, which a notebook shows as a cell's value.
+The figures are not registered with pyplot, so they are shown once and never
+pile up; nothing changes matplotlib's global settings.
 """
 
-import matplotlib.pyplot as plt
 import numpy as np
+from matplotlib.figure import Figure
 
 
 def show_digits(images, titles=(), columns=10, size=1.2, cmap="gray"):
     """Draw images in a grid, each with an optional title above it."""
     count = len(images)
     rows = max(1, -(-count // columns))
-    figure, axes = plt.subplots(
-        rows, columns, figsize=(columns * size, rows * (size + 0.3)), squeeze=False
-    )
+    figure = Figure(figsize=(columns * size, rows * (size + 0.3)), layout="tight")
+    axes = figure.subplots(rows, columns, squeeze=False)
     titles = list(titles) + [""] * (count - len(titles))
     for axis in axes.flat:
         axis.axis("off")
     for axis, image, title in zip(axes.flat, images, titles):
         axis.imshow(image, cmap=cmap)
         axis.set_title(str(title), fontsize=9)
-    figure.tight_layout()
     return figure
 
 
 def plot_class_counts(train_labels, test_labels):
     """Draw how many training and test images there are of each digit."""
     digits = np.arange(10)
-    figure, axis = plt.subplots(figsize=(7, 3))
+    figure = Figure(figsize=(7, 3), layout="tight")
+    axis = figure.subplots()
     axis.bar(digits - 0.2, np.bincount(train_labels, minlength=10), 0.4, label="train")
     axis.bar(digits + 0.2, np.bincount(test_labels, minlength=10), 0.4, label="test")
     axis.set(xticks=digits, xlabel="digit", ylabel="images")
     axis.legend()
-    figure.tight_layout()
     return figure
 
 
 def plot_learning_curves(histories):
     """Draw test accuracy and training loss per epoch for {name: History}."""
-    figure, (left, right) = plt.subplots(1, 2, figsize=(10, 3.5))
+    figure = Figure(figsize=(10, 3.5), layout="tight")
+    left, right = figure.subplots(1, 2)
     for name, history in histories.items():
         epochs = np.arange(1, history.num_epochs + 1)
         left.plot(epochs, history.train_accuracy, "--", label=f"{name} train")
@@ -51,17 +51,16 @@ def plot_learning_curves(histories):
     for axis in (left, right):
         axis.grid(alpha=0.3)
         axis.legend()
-    figure.tight_layout()
     return figure
 
 
 def plot_probabilities(probabilities, title=""):
     """Draw the ten class probabilities of one image as bars."""
-    figure, axis = plt.subplots(figsize=(5, 2.2))
+    figure = Figure(figsize=(5, 2.2), layout="tight")
+    axis = figure.subplots()
     axis.bar(np.arange(10), probabilities, color="tab:blue")
     axis.set(xticks=np.arange(10), ylim=(0, 1), xlabel="digit", ylabel="probability")
     axis.set_title(title)
-    figure.tight_layout()
     return figure
 
 

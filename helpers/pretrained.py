@@ -8,6 +8,7 @@ import json
 import tempfile
 from pathlib import Path
 
+from helpers.augment import training_iterator
 from helpers.classify import MANIFEST_NAME, load_classifier, sha256_of
 from helpers.data import load_mnist, write_atomically
 from helpers.iterators import mnist_iterators
@@ -15,8 +16,8 @@ from helpers.training import MODELS_DIR, History, Recipe, checkpoint_paths, fit
 
 # The recipes behind the committed checkpoints and the notebooks' runs.
 RECIPES = {
-    "mlp": Recipe(num_epochs=10, learning_rate=0.1, weight_decay=5e-4),
-    "lenet": Recipe(num_epochs=10, learning_rate=0.05, weight_decay=5e-4),
+    "mlp": Recipe(num_epochs=10, learning_rate=0.1, weight_decay=5e-4, max_shift=2),
+    "lenet": Recipe(num_epochs=10, learning_rate=0.05, weight_decay=5e-4, max_shift=2),
 }
 
 
@@ -48,7 +49,8 @@ def _publish(trained_prefix, name, epoch, models_dir):
 def train_pretrained(name, mnist, models_dir=MODELS_DIR, report=print):
     """Train network name with its recipe and publish it into models_dir."""
     recipe = RECIPES[name]
-    train_iter, test_iter = mnist_iterators(mnist, recipe.batch_size)
+    train_iter = training_iterator(mnist.train_images, mnist.train_labels, recipe)
+    _, test_iter = mnist_iterators(mnist, recipe.batch_size)
     with tempfile.TemporaryDirectory() as folder:
         prefix = Path(folder) / name
         _, history = fit(

@@ -56,7 +56,7 @@ class History:
 
 @dataclasses.dataclass
 class Recipe:
-    """How to train: SGD with momentum, weight decay and a cosine schedule."""
+    """How to train: SGD with momentum, weight decay, a cosine schedule, shifts."""
 
     num_epochs: int = 10
     batch_size: int = 100
@@ -64,6 +64,7 @@ class Recipe:
     momentum: float = 0.9
     weight_decay: float = 1e-4
     final_learning_rate: float = 0.0
+    max_shift: int = 0  # move training digits up to this many pixels at random
     seed: int = 42
 
 
