@@ -70,6 +70,9 @@ unit: $(STAMP) data
 workbook: setup
 	$(BIN)/python -m helpers.workbook
 
+app: $(STAMP)
+	$(BIN)/voila notebooks/app.ipynb --port=$(PORT) --no-browser
+
 bench: setup
 	$(BIN)/python benchmarks/data_loading.py
 

@@ -63,15 +63,20 @@ class Classifier:
             for_training=False,
         )
         self._module.set_params(arg_params, aux_params)
+        self._bound_batch_size = batch_size
 
     def _forward(self, batch):
         count = batch.shape[0]
-        if count != self.batch_size:
-            padded = np.zeros((self.batch_size, 1, 28, 28), dtype=np.float32)
-            padded[:count] = batch
-            batch = padded
+        if count != self._bound_batch_size:
+            # rebinding shares the parameters; a single drawn digit then costs
+            # one image's work, not a whole padded batch's
+            self._module.reshape(
+                data_shapes=[("data", (count, 1, 28, 28))],
+                label_shapes=[("softmax_label", (count,))],
+            )
+            self._bound_batch_size = count
         self._module.forward(mx.io.DataBatch([mx.nd.array(batch)]), is_train=False)
-        return self._module.get_outputs()[0].asnumpy()[:count]
+        return self._module.get_outputs()[0].asnumpy()
 
     def predict_proba(self, images):
         """Return (N, 10) class probabilities for (28, 28) or (N, 28, 28) images."""

@@ -17,7 +17,7 @@ from helpers.training import MODELS_DIR, History, Recipe, checkpoint_paths, fit
 # The recipes behind the committed checkpoints and the notebooks' runs.
 RECIPES = {
     "mlp": Recipe(num_epochs=10, learning_rate=0.1, weight_decay=5e-4, max_shift=2),
-    "lenet": Recipe(num_epochs=10, learning_rate=0.05, weight_decay=5e-4, max_shift=2),
+    "lenet": Recipe(num_epochs=6, learning_rate=0.05, weight_decay=5e-4, max_shift=2),
 }
 
 

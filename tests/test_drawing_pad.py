@@ -192,7 +192,7 @@ def test_lenet_recognises_digits_drawn_on_the_pad(lenet):
 
 def test_lenet_reads_synthetic_drawings_nearly_as_well_as_mnist(mnist, lenet):
     """Redrawn big, small and off centre, then framed, digits stay readable."""
-    count = 500
+    count = 1000
     images, labels = mnist.test_images[-count:], mnist.test_labels[-count:]
     rng = np.random.default_rng(0)
     framed = np.stack([to_mnist(redraw_as_drawing(i, rng=rng)) for i in images])

@@ -1,0 +1,170 @@
+"""Print how fast the workbook's networks train with MXNet, beside PyTorch.
+
+Both networks train on the 60,000 training images, batch 100, with the
+recipes of helpers.pretrained (SGD with momentum 0.9, weight decay, a cosine
+learning rate per batch, Xavier init), their cosine spanning --epochs. The
+test set is scored after every epoch; only training time is counted. When
+PyTorch is importable, the same networks, initialisation, recipe and data
+train in PyTorch in the same runs, alternating with MXNet, so that whatever
+else loads the machine weighs on both alike.
+"""
+
+import argparse
+import dataclasses
+import importlib.util
+import os
+import statistics
+
+from helpers.compat import import_mxnet
+from helpers.data import load_mnist
+from helpers.iterators import mnist_iterators
+from helpers.pretrained import RECIPES
+from helpers.training import fit
+
+mx = import_mxnet()
+
+TARGET_ACCURACY = {"lenet": 0.990, "mlp": 0.975}
+RATIO_GOAL = {"lenet": 1.25, "mlp": 1.5}  # MXNet samples/s over PyTorch's
+DEFAULT_EPOCHS = {"lenet": 3, "mlp": 4}
+DEFAULT_RUNS = 2
+
+
+@dataclasses.dataclass
+class Run:
+    """Per-epoch figures of one training run of one framework."""
+
+    seconds: list
+    samples_per_second: list
+    test_accuracy: list
+
+    def seconds_to(self, target):
+        """Training seconds until the test accuracy first reached target."""
+        elapsed = 0.0
+        for seconds, accuracy in zip(self.seconds, self.test_accuracy):
+            elapsed += seconds
+            if accuracy >= target:
+                return elapsed
+        return None
+
+
+def run_mxnet(name, mnist, recipe):
+    train_iter, test_iter = mnist_iterators(mnist, recipe.batch_size)
+    _, history = fit(name, train_iter, test_iter, recipe, report=None)
+    return Run(history.seconds, history.samples_per_second, history.test_accuracy)
+
+
+def run_torch(name, mnist, recipe):
+    import torch_reference
+
+    trainer = torch_reference.Trainer(name, mnist, recipe)
+    run = Run([], [], [])
+    for _ in range(recipe.num_epochs):
+        _, _, seconds, samples = trainer.train_one_epoch()
+        run.seconds.append(seconds)
+        run.samples_per_second.append(samples / seconds)
+        run.test_accuracy.append(trainer.test_accuracy())
+    return run
+
+
+def describe(framework, run_index, runs, name, run):
+    speeds = ", ".join(f"{speed:,.0f}" for speed in run.samples_per_second)
+    accuracies = ", ".join(f"{accuracy:.4f}" for accuracy in run.test_accuracy)
+    print(
+        f"  run {run_index}/{runs} {name} {framework}: samples/s by epoch {speeds}; "
+        f"test accuracy {accuracies}",
+        flush=True,
+    )
+
+
+def measure(name, mnist, epochs, runs, with_torch):
+    """Train name runs times per framework; return {framework: [Run]}."""
+    recipe = dataclasses.replace(RECIPES[name], num_epochs=epochs)
+    frameworks = {"MXNet": run_mxnet}
+    if with_torch:
+        frameworks["PyTorch"] = run_torch
+    results = {framework: [] for framework in frameworks}
+    for run_index in range(1, runs + 1):
+        for framework, train in frameworks.items():
+            run = train(name, mnist, recipe)
+            results[framework].append(run)
+            describe(framework, run_index, runs, name, run)
+    return results
+
+
+def median_speed(runs):
+    return statistics.median(speed for run in runs for speed in run.samples_per_second)
+
+
+def time_to_target(runs, target):
+    times = [run.seconds_to(target) for run in runs]
+    reached = [seconds for seconds in times if seconds is not None]
+    if not reached:
+        best = max(max(run.test_accuracy) for run in runs)
+        return f"not reached (best {best:.4f})"
+    note = "" if len(reached) == len(times) else f" in {len(reached)}/{len(times)} runs"
+    return f"{statistics.median(reached):6.1f} s{note}"
+
+
+def report(name, results, epochs):
+    target = TARGET_ACCURACY[name]
+    print(f"{name}, {epochs} epochs per run:")
+    print(f"  {'':9}{'samples/s':>12}  {'time to ' + format(target, '.1%'):>18}")
+    for framework, runs in results.items():
+        print(
+            f"  {framework:9}{median_speed(runs):>12,.0f}  "
+            f"{time_to_target(runs, target):>18}"
+        )
+    if "PyTorch" in results:
+        ratio = median_speed(results["MXNet"]) / median_speed(results["PyTorch"])
+        status = "met" if ratio >= RATIO_GOAL[name] else "NOT met"
+        print(
+            f"  MXNet/PyTorch samples/s: {ratio:.2f}x "
+            f"(goal >= {RATIO_GOAL[name]}x: {status})"
+        )
+
+
+def torch_setup(wanted):
+    """Return (use torch, a line saying how) after setting PyTorch's threads."""
+    if not wanted:
+        return False, "PyTorch comparison skipped (--no-torch)."
+    if importlib.util.find_spec("torch") is None:
+        return False, (
+            "PyTorch is not installed: MXNet figures only. For the comparison, "
+            "install a CPU build into this environment (pip install torch), "
+            "then run this again."
+        )
+    import torch
+    import torch_reference
+
+    threads = torch_reference.use_every_core()
+    return True, f"PyTorch {torch.__version__} with {threads} threads, one per core."
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--network", choices=["both", *sorted(RECIPES)], default="both")
+    parser.add_argument(
+        "--epochs",
+        type=int,
+        help=f"epochs per run (default {DEFAULT_EPOCHS}); the cosine spans them",
+    )
+    parser.add_argument("--runs", type=int, default=DEFAULT_RUNS, help="per network")
+    parser.add_argument("--no-torch", action="store_true", help="MXNet only")
+    arguments = parser.parse_args()
+    names = sorted(RECIPES) if arguments.network == "both" else [arguments.network]
+    with_torch, torch_line = torch_setup(not arguments.no_torch)
+    omp = os.environ.get("OMP_NUM_THREADS", "unset")
+    print(
+        f"MXNet {mx.__version__} (OMP_NUM_THREADS {omp}), {os.cpu_count()} cores, "
+        f"load average {os.getloadavg()[0]:.1f} at the start. {torch_line}"
+    )
+    print("Batch 100, 60,000 training images; samples/s are medians over epochs.")
+    mnist = load_mnist()
+    for name in names:
+        epochs = arguments.epochs or DEFAULT_EPOCHS[name]
+        results = measure(name, mnist, epochs, arguments.runs, with_torch)
+        report(name, results, epochs)
+
+
+if __name__ == "__main__":
+    main()
