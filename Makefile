@@ -12,6 +12,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PORT ?= 8888
 PYTEST_ARGS ?=
+BENCHMARKS := data_loading training_speed drawing scaling
 
 .PHONY: help lab test unit workbook models bench app clean setup data dot check-python
 
@@ -74,7 +75,11 @@ app: $(STAMP)
 	$(BIN)/voila notebooks/app.ipynb --port=$(PORT) --no-browser
 
 bench: setup
-	$(BIN)/python benchmarks/data_loading.py
+	@for name in $(BENCHMARKS); do \
+	  echo "== benchmarks/$$name.py"; $(BIN)/python benchmarks/$$name.py || exit 1; done
+
+models: setup
+	$(BIN)/python -m helpers.pretrained
 
 clean:
 	rm -rf build .pytest_cache .hypothesis

@@ -19,6 +19,7 @@ import numpy as np
 
 from helpers.compat import import_mxnet
 from helpers.data import load_mnist, write_atomically
+from helpers.augment import training_iterator
 from helpers.iterators import make_iterator
 from helpers.pretrained import RECIPES
 from helpers.training import fit
@@ -93,6 +94,7 @@ def build_parser():
     add("--batch-size", type=positive_int, default=100, help="per worker")
     add("--learning-rate", type=float, help="default: the network's recipe")
     add("--train-subset", type=positive_int, help="train on this many images")
+    add("--max-shift", type=int, help="shift digits by up to N pixels (recipe's)")
     add("--seed", type=int, default=42)
     add("--contexts", type=parse_contexts, help='e.g. "cpu:0,cpu:1", "gpu:0"')
     add("--output", type=Path, help="write PREFIX-workerR.params and .json")
@@ -153,37 +155,37 @@ def create_kvstore(name):
     return name
 
 
-def worker_iterators(mnist, arguments, rank, num_workers):
+def recipe_for(arguments):
+    """The network's recipe with the epochs, batch size, rate and shift asked for."""
+    recipe = RECIPES[arguments.network]
+    chosen = {
+        "num_epochs": arguments.num_epochs,
+        "batch_size": arguments.batch_size,
+        "learning_rate": arguments.learning_rate,
+        "max_shift": arguments.max_shift,
+        "seed": arguments.seed,
+    }
+    return dataclasses.replace(
+        recipe, **{name: value for name, value in chosen.items() if value is not None}
+    )
+
+
+def worker_iterators(mnist, recipe, arguments, rank, num_workers):
     """Return (train_iter, test_iter) over this worker's shard and the test set."""
     total = arguments.train_subset or len(mnist.train_labels)
     indices = shard_indices(
-        len(mnist.train_labels), rank, num_workers, arguments.seed, total
+        len(mnist.train_labels), rank, num_workers, recipe.seed, total
     )
     indices = padded_shard(indices, total, num_workers)
-    train_iter = make_iterator(
+    train_images, train_labels = (
         mnist.train_images[indices],
         mnist.train_labels[indices],
-        arguments.batch_size,
-        shuffle=True,
     )
-    test_iter = make_iterator(
-        mnist.test_images, mnist.test_labels, arguments.batch_size
-    )
+    train_iter = training_iterator(train_images, train_labels, recipe)
+    test_iter = make_iterator(mnist.test_images, mnist.test_labels, recipe.batch_size)
     if arguments.fail_after_batches is not None and rank == arguments.fail_rank:
         train_iter = CrashAfter(train_iter, arguments.fail_after_batches)
     return train_iter, test_iter
-
-
-def recipe_for(arguments):
-    """The network's recipe with the epochs, batch size and rate asked for."""
-    recipe = RECIPES[arguments.network]
-    return dataclasses.replace(
-        recipe,
-        num_epochs=arguments.num_epochs,
-        batch_size=arguments.batch_size,
-        learning_rate=arguments.learning_rate or recipe.learning_rate,
-        seed=arguments.seed,
-    )
 
 
 def output_paths(prefix, rank):
@@ -211,13 +213,17 @@ def train(arguments, kvstore, report=print):
     """Train this worker's share; return (module, result dictionary)."""
     is_dist = not isinstance(kvstore, str)
     rank, num_workers = (kvstore.rank, kvstore.num_workers) if is_dist else (0, 1)
-    train_iter, test_iter = worker_iterators(load_mnist(), arguments, rank, num_workers)
+    recipe = recipe_for(arguments)
+    mnist = load_mnist()
+    train_iter, test_iter = worker_iterators(
+        mnist, recipe, arguments, rank, num_workers
+    )
     prefix = f"worker {rank}/{num_workers} " if is_dist else ""
     module, history = fit(
         arguments.network,
         train_iter,
         test_iter,
-        recipe_for(arguments),
+        recipe,
         contexts=arguments.contexts,
         kvstore=kvstore,
         report=lambda line: report(prefix + line),
@@ -228,7 +234,8 @@ def train(arguments, kvstore, report=print):
         "rank": rank,
         "num_workers": num_workers,
         "train_samples": train_iter.num_data,
-        "batch_size": arguments.batch_size,
+        "batch_size": recipe.batch_size,
+        "learning_rate": recipe.learning_rate,
         "test_accuracy": history.test_accuracy[-1],
         "history": dataclasses.asdict(history),
     }

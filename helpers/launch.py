@@ -96,8 +96,10 @@ def job_environment(environ, launcher):
     return env
 
 
-ROLE_PATTERN = re.compile(r"DMLC_ROLE\W+(\w+)")
-TASK_PATTERN = re.compile(r"DMLC_TASK_ID\W+(\d+)")
+# The local launcher's error ends with the environment as a dict, the ssh
+# launcher's command starts with exports: take the last mention of each.
+ROLE_PATTERN = re.compile(r"DMLC_ROLE(?:': '|=)(\w+)")
+TASK_PATTERN = re.compile(r"DMLC_TASK_ID(?:': '|=)(\d+)")
 CODE_PATTERN = re.compile(r"return code=(-?\d+)")
 
 
@@ -105,8 +107,6 @@ def exit_status(code):
     """Say how a process ended from its return code."""
     if code < 0:
         return f"was killed by signal {-code}"
-    if code > 128:
-        return f"exited with code {code} (signal {code - 128}?)"
     return f"exited with code {code}"
 
 
@@ -121,14 +121,11 @@ def describe_failure(error):
             first_line = (text.splitlines() or [""])[0][:200]
             return f"the launcher failed: {type(error).__name__}: {first_line}"
         code = int(found.group(1))
-    role = ROLE_PATTERN.search(text)
-    task = TASK_PATTERN.search(text)
-    who = role.group(1) if role else "scheduler"
-    if task and who == "worker":
-        who += f" {task.group(1)}"
-    elif task and who == "server":
-        who += f" (task {task.group(1)})"
-    return f"the {who} process {exit_status(code)}"
+    roles, tasks = ROLE_PATTERN.findall(text), TASK_PATTERN.findall(text)
+    if not roles:
+        return f"the scheduler process {exit_status(code)}"
+    task = f" (task {tasks[-1]})" if tasks else ""
+    return f"a {roles[-1]} process{task} {exit_status(code)}"
 
 
 def stop_on_failure(hook_arguments):
@@ -177,8 +174,12 @@ def group_alive(group):
     return True
 
 
-def stop_group(group, grace=STOP_GRACE_SECONDS):
-    """Terminate every process of the group; kill what is left after grace."""
+def stop_group(group, grace=STOP_GRACE_SECONDS, leader=None):
+    """Terminate every process of the group; kill what is left after grace.
+
+    leader, the Popen that started the group, is reaped along the way: as a
+    zombie it would still count as a member.
+    """
     for signal_number in (signal.SIGTERM, signal.SIGKILL):
         if not group_alive(group):
             return
@@ -187,7 +188,11 @@ def stop_group(group, grace=STOP_GRACE_SECONDS):
         except ProcessLookupError:
             return
         deadline = time.monotonic() + grace
-        while group_alive(group) and time.monotonic() < deadline:
+        while time.monotonic() < deadline:
+            if leader is not None:
+                leader.poll()
+            if not group_alive(group):
+                return
             time.sleep(0.05)
 
 
@@ -211,7 +216,7 @@ def supervise(process, timeout=None):
         print("interrupted; stopping the job", file=sys.stderr, flush=True)
         code = INTERRUPT_EXIT_CODE
     finally:
-        stop_group(process.pid)
+        stop_group(process.pid, leader=process)
         process.wait()
         signal.signal(signal.SIGTERM, previous)
     return code

@@ -16,10 +16,11 @@ def show_digits(images, titles=(), columns=10, size=1.2, cmap="gray"):
     figure = Figure(figsize=(columns * size, rows * (size + 0.3)), layout="tight")
     axes = figure.subplots(rows, columns, squeeze=False)
     titles = list(titles) + [""] * (count - len(titles))
-    for axis in axes.flat:
+    for axis in axes.flat[count:]:
         axis.axis("off")
     for axis, image, title in zip(axes.flat, images, titles):
         axis.imshow(image, cmap=cmap)
+        axis.set(xticks=[], yticks=[])  # keep the frame: white ink can touch it
         axis.set_title(str(title), fontsize=9)
     return figure
 

@@ -211,11 +211,22 @@ def _learning_rate_schedule(recipe, batches_per_epoch):
     )
 
 
+def _updates_per_epoch(train_iter, recipe, kvstore):
+    """Optimizer steps per epoch: a dist_async server steps on every push."""
+    batches = -(-train_iter.num_data // recipe.batch_size)
+    kind = getattr(kvstore, "type", "")
+    if kind.startswith("dist") and kind.endswith("async"):
+        return batches * kvstore.num_workers
+    return batches
+
+
 def _prepare_module(symbol, train_iter, recipe, contexts, kvstore):
+    if isinstance(kvstore, str) and kvstore.startswith("dist"):
+        kvstore = mx.kv.create(kvstore)  # its worker count sets the schedule
     module = mx.mod.Module(symbol, context=contexts)
     module.bind(train_iter.provide_data, train_iter.provide_label)
     module.init_params(mx.init.Xavier(rnd_type="gaussian", magnitude=XAVIER_MAGNITUDE))
-    batches_per_epoch = -(-train_iter.num_data // recipe.batch_size)
+    batches_per_epoch = _updates_per_epoch(train_iter, recipe, kvstore)
     module.init_optimizer(
         kvstore=kvstore,
         optimizer="sgd",

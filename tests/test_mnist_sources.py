@@ -175,11 +175,21 @@ def test_download_retries_a_body_cut_short(start_mirror, tiny_files):
     assert mirror.requests_for(tiny.spec.gzip_name) == 2
 
 
-def test_download_gives_up_on_a_mirror_after_its_tries(start_mirror, tiny_files):
+def test_download_gives_up_on_a_failing_mirror_after_its_tries(
+    start_mirror, tiny_files
+):
+    mirror, tiny = start_mirror(), tiny_files[0]
+    mirror.serve(tiny.spec.gzip_name, b"busy", status=503)
+    with pytest.raises(requests.HTTPError):
+        download_verified(tiny.spec, mirror.url, tries=3, pause=0)
+    assert mirror.requests_for(tiny.spec.gzip_name) == 3
+
+
+def test_download_asks_once_when_a_mirror_refuses(start_mirror, tiny_files):
     mirror, tiny = start_mirror(), tiny_files[0]
     with pytest.raises(requests.HTTPError):
-        download_verified(tiny.spec, mirror.url, tries=2, pause=0)
-    assert mirror.requests_for(tiny.spec.gzip_name) == 2
+        download_verified(tiny.spec, mirror.url, tries=3, pause=0)
+    assert mirror.requests_for(tiny.spec.gzip_name) == 1
 
 
 def serve_all(mirror, tiny_files):
