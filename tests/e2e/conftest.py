@@ -126,6 +126,17 @@ class LocalServer:
                 self.process.wait(STOP_SECONDS)
 
 
+def serve(command, port, token, env, tmp_path_factory, name, ready_path):
+    """Start a server, yield it once ready_path answers, and always stop it."""
+    log_path = tmp_path_factory.mktemp("logs") / f"{name}.log"
+    server = LocalServer(command, port, token, log_path, env)
+    try:
+        server.wait_until_ready(ready_path)
+        yield server
+    finally:
+        server.stop()
+
+
 @pytest.fixture(scope="session")
 def notebooks_copy(tmp_path_factory):
     """A temporary copy of notebooks/, which the servers may change freely."""
@@ -174,13 +185,9 @@ def jupyterlab(notebooks_copy, server_env, tmp_path_factory):
         f"--LabApp.user_settings_dir={server_env['JUPYTERLAB_SETTINGS_DIR']}",
         f"--LabApp.workspaces_dir={server_env['JUPYTERLAB_WORKSPACES_DIR']}",
     ]
-    log_path = tmp_path_factory.mktemp("logs") / "jupyterlab.log"
-    server = LocalServer(command, port, token, log_path, server_env)
-    try:
-        server.wait_until_ready("api/status")
-        yield server
-    finally:
-        server.stop()
+    yield from serve(
+        command, port, token, server_env, tmp_path_factory, "jupyterlab", "api/status"
+    )
 
 
 @pytest.fixture(scope="module")
@@ -201,13 +208,15 @@ def voila(notebooks_copy, server_env, tmp_path_factory):
         "--Voila.port_retries=0",
         f"--Voila.token={token}",
     ]
-    log_path = tmp_path_factory.mktemp("logs") / "voila.log"
-    server = LocalServer(command, port, token, log_path, server_env)
-    try:
-        server.wait_until_ready("voila/static/voila.js")
-        yield server
-    finally:
-        server.stop()
+    yield from serve(
+        command,
+        port,
+        token,
+        server_env,
+        tmp_path_factory,
+        "voila",
+        "voila/static/voila.js",
+    )
 
 
 @pytest.fixture(scope="session")
