@@ -7,6 +7,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import textwrap
 from pathlib import Path
 
 from helpers.distributed import output_paths
@@ -60,6 +61,13 @@ def median_throughput(network, kv_store, num_workers, runs):
     )
 
 
+LIMITS = (
+    "What limits it: on {cores} cores the workers add no computing power. One MXNet "
+    "process already keeps every core busy, so two workers split the same cores, "
+    "and on top send every gradient to the server and fetch every weight back over "
+    "loopback TCP at each batch. Scaling pays with a machine or a GPU per worker."
+)
+
 CONFIGURATIONS = [
     ("one process, no kvstore", "local", None),
     ("dist_sync, 1 worker + 1 server", "dist_sync", 1),
@@ -86,7 +94,7 @@ def main():
     )
     arguments = parser.parse_args()
     cores = os.cpu_count()
-    print(f"Data-parallel training on one machine with {cores} cores, ")
+    print(f"Data-parallel training on one machine with {cores} cores,")
     print(f"medians of {arguments.runs} runs, digit shifting off.")
     for network in arguments.networks:
         figures = {
@@ -94,13 +102,7 @@ def main():
             for label, kv_store, workers in CONFIGURATIONS
         }
         report(network, figures)
-    print(
-        f"On {cores} cores the workers add no computing power: one MXNet process "
-        "already keeps every core busy, so two workers split the same cores and "
-        "on top send every gradient to the server and fetch every weight back "
-        "over loopback TCP each batch. Scaling pays off with one worker per "
-        "machine or per GPU."
-    )
+    print(textwrap.fill(LIMITS.format(cores=cores), width=79))
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@
 ``python -m helpers.distributed`` trains in this process (``--kv-store local``
 or ``device``); started by ``python -m helpers.launch`` with ``--kv-store
 dist_sync`` or ``dist_async``, each worker trains on its own shard of MNIST.
+``kvstore_diagram()`` draws how the kinds of kvstore move gradients and weights.
 """
 
 import argparse
@@ -275,6 +276,7 @@ def _feed(axis, start, end, style="-|>", dotted=False):
 
 
 def _one_process(axis):
+    """The left panel: a kvstore inside one process with two devices."""
     axis.set_title("local, device: one process, several devices", fontsize=10)
     _box(axis, 0.5, 0.85, "kvstore\nlocal: adds on the CPU\ndevice: adds on a GPU")
     for x, name in ((0.22, "cpu(0) or gpu(0)"), (0.78, "cpu(1) or gpu(1)")):
@@ -287,6 +289,7 @@ def _one_process(axis):
 
 
 def _several_processes(axis):
+    """The right panel: workers, a server and the scheduler."""
     axis.set_title("dist_sync, dist_async: several processes", fontsize=10)
     _box(axis, 0.42, 0.85, "server\nholds the weights,\nruns the optimizer")
     _box(axis, 0.9, 0.85, "scheduler\nintroduces\nthe others", "#eeeeee")

@@ -24,10 +24,15 @@ def layer_output(symbol, arg_params, aux_params, layer, images):
         raise ValueError(f"no layer {layer!r}; layers are {layer_names(symbol)}")
     output = internals[f"{layer}_output"]
     batch = as_image_batch(images)
-    needed = set(output.list_arguments()) - {"data"}
+    shapes = dict(zip(output.list_arguments(), output.infer_shape(data=batch.shape)[0]))
+    # a label is unused when predicting, but binding the softmax layer needs one
+    args = {
+        name: mx.nd.zeros(shapes[name]) if name.endswith("_label") else arg_params[name]
+        for name in set(shapes) - {"data"}
+    }
     executor = output.bind(
         mx.cpu(),
-        args={"data": mx.nd.array(batch), **{k: arg_params[k] for k in needed}},
+        args={"data": mx.nd.array(batch), **args},
         aux_states={k: aux_params[k] for k in output.list_auxiliary_states()},
     )
     return executor.forward(is_train=False)[0].asnumpy()

