@@ -48,6 +48,8 @@ def _publish(trained_prefix, name, epoch, models_dir):
 
 def train_pretrained(name, mnist, models_dir=MODELS_DIR, report=print):
     """Train network name with its recipe and publish it into models_dir."""
+    if name not in RECIPES:
+        raise ValueError(f"no recipe for {name!r}: choose from {sorted(RECIPES)}")
     recipe = RECIPES[name]
     train_iter = training_iterator(mnist.train_images, mnist.train_labels, recipe)
     _, test_iter = mnist_iterators(mnist, recipe.batch_size)

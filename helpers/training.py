@@ -48,8 +48,9 @@ class History:
 
     def truncate(self, num_epochs):
         """Forget the epochs after num_epochs (a resumed run redoes them)."""
-        for values in dataclasses.asdict(self).values():
-            del values[num_epochs:]
+        # not dataclasses.asdict, which hands out copies of the lists
+        for field in dataclasses.fields(self):
+            del getattr(self, field.name)[num_epochs:]
 
     def to_json(self):
         return json.dumps(dataclasses.asdict(self), indent=1)

@@ -26,6 +26,8 @@ PROGRESS_PATTERN = re.compile(r"\d+%\|")
 def notebook_paths(notebooks_dir=NOTEBOOKS_DIR, names=()):
     """Return the workbook's notebooks in order, optionally only those named."""
     paths = sorted(Path(notebooks_dir).glob("[0-9][0-9]_*.ipynb"))
+    if isinstance(names, str):
+        names = [names]
     if names:
         paths = [path for path in paths if any(name in path.name for name in names)]
     return paths
