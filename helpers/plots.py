@@ -81,3 +81,83 @@ def show_mistakes(images, labels, probabilities, limit=20, columns=10):
         for i in wrong
     ]
     return show_digits(images[wrong], titles, columns=columns)
+
+
+BOX_STYLE = {"boxstyle": "round,pad=0.5", "edgecolor": "#345", "linewidth": 1}
+INK = "#345"
+
+
+def _box(axis, x, y, text, color="#e8f0fa"):
+    """Write text centred at (x, y) inside a rounded box."""
+    bbox = {**BOX_STYLE, "facecolor": color}
+    axis.text(x, y, text, ha="center", va="center", fontsize=9, bbox=bbox)
+
+
+def _link(axis, low, high, text):
+    """A two-way arrow from point low up to point high, labelled on its side."""
+    arrow = {"arrowstyle": "<|-|>", "color": INK, "lw": 1.2}
+    axis.annotate("", xy=high, xytext=low, arrowprops=arrow)
+    middle = ((low[0] + high[0]) / 2, (low[1] + high[1]) / 2)
+    axis.text(
+        *middle,
+        text,
+        ha="center",
+        va="center",
+        fontsize=8,
+        color=INK,
+        bbox={"facecolor": "white", "edgecolor": "none", "pad": 1},
+    )
+
+
+def _feed(axis, start, end, style="-|>", dotted=False):
+    """A thin arrow (or dotted line) from start to end."""
+    line = {"arrowstyle": style, "color": "#888", "lw": 1, "ls": ":" if dotted else "-"}
+    axis.annotate("", xy=end, xytext=start, arrowprops=line)
+
+
+def _one_process(axis):
+    """The left panel: a kvstore inside one process with two devices."""
+    axis.set_title("local, device: one process, several devices", fontsize=10)
+    _box(axis, 0.5, 0.85, "kvstore\nlocal: adds on the CPU\ndevice: adds on a GPU")
+    for x, name in ((0.22, "cpu(0) or gpu(0)"), (0.78, "cpu(1) or gpu(1)")):
+        _box(axis, x, 0.3, f"{name}\nhalf of each batch", "#fdf1dc")
+        _feed(axis, (0.5 + (x - 0.5) * 0.3, 0.1), (x, 0.21))
+        _link(
+            axis, (x, 0.4), (0.5 + (x - 0.5) * 0.4, 0.72), "gradients up\nweights down"
+        )
+    _box(axis, 0.5, 0.05, "the module splits every batch between the devices", "white")
+
+
+def _several_processes(axis):
+    """The right panel: workers, a server and the scheduler."""
+    axis.set_title("dist_sync, dist_async: several processes", fontsize=10)
+    _box(axis, 0.42, 0.85, "server\nholds the weights,\nruns the optimizer")
+    _box(axis, 0.9, 0.85, "scheduler\nintroduces\nthe others", "#eeeeee")
+    _feed(axis, (0.81, 0.85), (0.56, 0.85), "-", dotted=True)
+    _feed(axis, (0.9, 0.74), (0.74, 0.42), "-", dotted=True)
+    for x, name in ((0.15, "worker 0"), (0.69, "worker 1")):
+        _box(axis, x, 0.3, f"{name}\nits own shard\nof the data", "#fdf1dc")
+        _link(
+            axis,
+            (x, 0.42),
+            (0.42 + (x - 0.42) * 0.4, 0.72),
+            "gradients up\nweights down",
+        )
+    _box(
+        axis,
+        0.45,
+        0.05,
+        "dist_sync adds every worker's gradients, then steps;\n"
+        "dist_async steps on each worker's gradients as they come",
+        "white",
+    )
+
+
+def kvstore_diagram():
+    """Draw how gradients and weights travel through each kind of kvstore."""
+    figure = Figure(figsize=(11, 4), layout="tight")
+    for axis, draw in zip(figure.subplots(1, 2), (_one_process, _several_processes)):
+        axis.set(xlim=(0, 1), ylim=(0, 1))
+        axis.axis("off")
+        draw(axis)
+    return figure

@@ -15,7 +15,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from helpers import distributed, launch
+from helpers import distributed, launch, plots
 from helpers.data import REPOSITORY_ROOT
 from helpers.training import load_params
 
@@ -215,7 +215,7 @@ def test_local_training_writes_parameters_and_result(tmp_path):
 
 
 def test_the_kvstore_diagram_has_both_panels():
-    figure = distributed.kvstore_diagram()
+    figure = plots.kvstore_diagram()
     texts = " ".join(t.get_text() for axis in figure.axes for t in axis.texts)
     assert len(figure.axes) == 2
     for word in ("kvstore", "server", "scheduler", "worker 1", "dist_async"):
