@@ -3,18 +3,21 @@
 Mirrors helpers.networks and helpers.training: the same layers, Xavier
 (Glorot) normal weights with the same magnitude and zero biases, SGD with
 momentum, weight decay on weights only (as MXNet's optimizer does), and a
-cosine learning rate updated after every batch. PyTorch is optional: import
-this module only after checking that ``torch`` is importable.
+cosine learning rate updated after every batch. One difference is left: MXNet
+scales the momentum buffer by the learning rate of each step, PyTorch scales
+the buffer by the current one, which differs only while the rate changes.
+PyTorch is optional: import this module only after checking that ``torch``
+is importable.
 """
 
 import math
-import os
 import time
 
 import numpy as np
 import torch
 from torch import nn
 
+from helpers.augment import shifted
 from helpers.training import XAVIER_MAGNITUDE
 
 
@@ -47,14 +50,6 @@ def lenet():
 
 
 NETWORKS = {"mlp": mlp, "lenet": lenet}
-
-
-def use_every_core():
-    """Give PyTorch one thread per available core; return that number."""
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None
-    cores = cores or os.cpu_count() or 1
-    torch.set_num_threads(cores)
-    return cores
 
 
 def initialize(net, magnitude=XAVIER_MAGNITUDE):
@@ -97,6 +92,33 @@ def to_tensors(images, labels):
     return images.float().div_(255), torch.from_numpy(labels.astype(np.int64))
 
 
+def plain_batches(images, labels, batch_size):
+    """Shuffled batches of the images as they are, from tensors made once."""
+    order = torch.randperm(len(labels))
+    images, labels = images[order], labels[order]
+    for first in range(0, len(labels), batch_size):
+        yield images[first : first + batch_size], labels[first : first + batch_size]
+
+
+class ShiftedBatches:
+    """Shuffled batches of randomly shifted digits, as helpers.augment makes them."""
+
+    def __init__(self, images, labels, max_shift, seed):
+        edge = ((0, 0), (max_shift, max_shift), (max_shift, max_shift))
+        self.padded = np.pad(np.asarray(images), edge)
+        self.labels = torch.from_numpy(labels.astype(np.int64))
+        self.max_shift = max_shift
+        self.rng = np.random.default_rng(seed)
+
+    def __call__(self, batch_size):
+        order = self.rng.permutation(len(self.labels))
+        for first in range(0, len(order) - batch_size + 1, batch_size):
+            chosen = order[first : first + batch_size]
+            images = shifted(self.padded[chosen], self.max_shift, self.rng)
+            images = torch.from_numpy(images[:, np.newaxis].astype(np.float32) / 255)
+            yield images, self.labels[chosen]
+
+
 class Trainer:
     """One network, its optimizer and the data, trained an epoch at a time."""
 
@@ -106,9 +128,15 @@ class Trainer:
         self.net = initialize(NETWORKS[name]())
         self.optimizer = make_optimizer(self.net, recipe)
         self.loss = nn.CrossEntropyLoss()
-        self.train = to_tensors(mnist.train_images, mnist.train_labels)
+        if recipe.max_shift:
+            self.batches = ShiftedBatches(
+                mnist.train_images, mnist.train_labels, recipe.max_shift, recipe.seed
+            )
+        else:
+            train = to_tensors(mnist.train_images, mnist.train_labels)
+            self.batches = lambda batch_size: plain_batches(*train, batch_size)
         self.test = to_tensors(mnist.test_images, mnist.test_labels)
-        self.batches_per_epoch = -(-len(self.train[1]) // recipe.batch_size)
+        self.batches_per_epoch = -(-len(mnist.train_labels) // recipe.batch_size)
         self.total_updates = max(recipe.num_epochs * self.batches_per_epoch, 1)
         self.updates = 0
 
@@ -118,17 +146,12 @@ class Trainer:
         Accuracy and mean cross-entropy are summed batch by batch, as
         helpers.training does for MXNet, and read once at the end.
         """
-        images, labels = self.train
-        batch_size = self.recipe.batch_size
         self.net.train()
         start = time.perf_counter()
-        order = torch.randperm(len(labels))
-        images, labels = images[order], labels[order]
         correct = torch.zeros((), dtype=torch.int64)
         total_loss = torch.zeros(())
-        for first in range(0, len(labels), batch_size):
-            batch_images = images[first : first + batch_size]
-            batch_labels = labels[first : first + batch_size]
+        samples = 0
+        for batch_images, batch_labels in self.batches(self.recipe.batch_size):
             self.updates += 1
             learning_rate = cosine_learning_rate(
                 self.recipe, self.updates, self.total_updates
@@ -142,8 +165,9 @@ class Trainer:
             self.optimizer.step()
             correct += (logits.argmax(dim=1) == batch_labels).sum()
             total_loss += loss.detach() * len(batch_labels)
-        accuracy, loss = correct.item() / len(labels), total_loss.item() / len(labels)
-        return accuracy, loss, time.perf_counter() - start, len(labels)
+            samples += len(batch_labels)
+        accuracy, loss = correct.item() / samples, total_loss.item() / samples
+        return accuracy, loss, time.perf_counter() - start, samples
 
     @torch.no_grad()
     def test_accuracy(self):
