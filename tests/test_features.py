@@ -8,22 +8,9 @@ from helpers.compat import import_mxnet
 from helpers.features import conv_filters, layer_names, layer_output, normalise
 from helpers.networks import lenet, mlp
 from helpers.training import load_params
+from tests.test_networks import LENET_LAYERS
 
 mx = import_mxnet()
-
-LENET_LAYERS = [
-    "conv1",
-    "tanh1",
-    "pool1",
-    "conv2",
-    "tanh2",
-    "pool2",
-    "flatten",
-    "fc1",
-    "tanh3",
-    "fc2",
-    "softmax",
-]
 
 
 @pytest.fixture(scope="module")
