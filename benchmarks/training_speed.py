@@ -42,6 +42,10 @@ def physical_cores():
     return len(cores)
 
 
+def plural(count, noun):
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
+
+
 @dataclasses.dataclass
 class Run:
     """Per-epoch figures of one training run of one framework."""
@@ -124,7 +128,7 @@ def time_to_target(runs, target):
 
 def report(name, results, epochs):
     target = TARGET_ACCURACY[name]
-    print(f"{name}, {epochs} epochs per run:")
+    print(f"{name}, {plural(epochs, 'epoch')} per run:")
     print(f"  {'':9}{'samples/s':>12}  time to {target:.1%} test accuracy")
     for framework, runs in results.items():
         print(
@@ -146,18 +150,22 @@ def torch_setup(wanted, threads):
         return False, "PyTorch comparison skipped (--no-torch)."
     if importlib.util.find_spec("torch") is None:
         return False, (
-            "PyTorch is not installed, so MXNet figures only; for the comparison, "
-            "install a CPU build of torch into this environment and run this again."
+            "PyTorch is not installed, so MXNet figures only. For the comparison, "
+            "install its CPU build into this environment (pip install torch "
+            "--index-url https://download.pytorch.org/whl/cpu) and run this again."
         )
     import torch
 
     torch.set_num_threads(threads)
-    return True, f"PyTorch {torch.__version__} with {torch.get_num_threads()} threads."
+    threads = plural(torch.get_num_threads(), "thread")
+    return True, f"PyTorch {torch.__version__} with {threads}."
 
 
 def parse_arguments():
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--network", choices=["both", *NETWORKS], default="both")
+    parser.add_argument(
+        "--network", choices=["both", *NETWORKS], default="both", help="default both"
+    )
     parser.add_argument(
         "--epochs",
         type=int,
@@ -190,7 +198,7 @@ def main():
     mx = import_mxnet()
     with_torch, torch_line = torch_setup(not arguments.no_torch, arguments.threads)
     print(
-        f"MXNet {mx.__version__} with {arguments.threads} OpenMP threads, "
+        f"MXNet {mx.__version__} with {plural(arguments.threads, 'OpenMP thread')}, "
         f"{physical_cores()} physical cores, load average "
         f"{os.getloadavg()[0]:.1f} at the start. {torch_line}"
     )
