@@ -16,7 +16,14 @@ from helpers.classify import (
     read_manifest,
 )
 from helpers.iterators import make_iterator
-from helpers.training import MODELS_DIR, Recipe, evaluate, fit, seed_everything
+from helpers.training import (
+    MODELS_DIR,
+    Recipe,
+    checkpoint_paths,
+    evaluate,
+    fit,
+    seed_everything,
+)
 
 # The acceptance thresholds of the committed checkpoints on the 10,000 test images.
 REQUIRED_ACCURACY = {"mlp": 0.98, "lenet": 0.992}
@@ -225,13 +232,16 @@ def test_manifest_without_the_network(models_copy):
     assert load_classifier("mlp", models_copy).name == "mlp"
 
 
+def checkpoint_file_name(models_dir, name, kind):
+    """The name of the symbol or params file the manifest points at."""
+    epoch = read_manifest(models_dir)[name]["epoch"]
+    return checkpoint_paths(models_dir / name, epoch)[kind].name
+
+
 @pytest.mark.parametrize("name", ["mlp", "lenet"])
 @pytest.mark.parametrize("kind", ["symbol", "params"])
 def test_missing_checkpoint_files(models_copy, name, kind):
-    epoch = read_manifest(models_copy)[name]["epoch"]
-    file_name = (
-        f"{name}-symbol.json" if kind == "symbol" else f"{name}-{epoch:04d}.params"
-    )
+    file_name = checkpoint_file_name(models_copy, name, kind)
     (models_copy / file_name).unlink()
     with pytest.raises(CheckpointError, match=rf"{file_name} is missing.*make models"):
         load_classifier(name, models_copy)
@@ -240,10 +250,7 @@ def test_missing_checkpoint_files(models_copy, name, kind):
 @pytest.mark.parametrize("name", ["mlp", "lenet"])
 @pytest.mark.parametrize("kind", ["symbol", "params"])
 def test_damaged_checkpoint_files(models_copy, name, kind):
-    epoch = read_manifest(models_copy)[name]["epoch"]
-    file_name = (
-        f"{name}-symbol.json" if kind == "symbol" else f"{name}-{epoch:04d}.params"
-    )
+    file_name = checkpoint_file_name(models_copy, name, kind)
     path = models_copy / file_name
     content = bytearray(path.read_bytes())
     content[len(content) // 2] ^= 0x01

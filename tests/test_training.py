@@ -36,6 +36,16 @@ SUMMARY = re.compile(
     r"test accuracy (\S+) loss (\S+) \| (\S+) s, (\S+) samples/s"
 )
 
+# what two epochs of checkpoints under the prefix "mlp" leave in a folder
+TWO_EPOCH_CHECKPOINT = [
+    "mlp-0001.params",
+    "mlp-0001.states",
+    "mlp-0002.params",
+    "mlp-0002.states",
+    "mlp-history.json",
+    "mlp-symbol.json",
+]
+
 
 def small_iterators(mnist, train_count=TRAIN_COUNT, shuffle=True, batch_size=100):
     """Training and test iterators over the first images of MNIST."""
@@ -118,14 +128,7 @@ def test_report_gets_one_summary_line_per_epoch(trained):
 
 
 def test_checkpoints_are_written_in_mxnets_format(trained):
-    assert files_in(trained.folder) == [
-        "mlp-0001.params",
-        "mlp-0001.states",
-        "mlp-0002.params",
-        "mlp-0002.states",
-        "mlp-history.json",
-        "mlp-symbol.json",
-    ]
+    assert files_in(trained.folder) == TWO_EPOCH_CHECKPOINT
     paths = checkpoint_paths(trained.folder / "mlp", 2)
     symbol = mx.sym.load(str(paths["symbol"]))
     assert symbol.tojson() == mlp().tojson()
@@ -183,14 +186,7 @@ def test_resume_runs_only_the_missing_epochs(mnist, tmp_path):
     assert figures_of(history, 0) == figures_of(saved, 0)
     assert history.seconds[0] == saved.seconds[0]
     assert latest_epoch(prefix) == 2
-    assert files_in(tmp_path) == [
-        "mlp-0001.params",
-        "mlp-0001.states",
-        "mlp-0002.params",
-        "mlp-0002.states",
-        "mlp-history.json",
-        "mlp-symbol.json",
-    ]
+    assert files_in(tmp_path) == TWO_EPOCH_CHECKPOINT
 
 
 def test_a_resumed_run_repeats_the_uninterrupted_one(mnist, tmp_path):
